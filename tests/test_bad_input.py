@@ -4,6 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import autoencoder_mnist as ae
 from conftest import SAMPLE, run_script
 
 
@@ -39,6 +40,9 @@ CASES = {  # arguments -> text the error line must contain
     "epochs_not_a_number": (["--EPOCHS=ten"], "--EPOCHS=ten"),
     "learning_rate_not_a_number": (["--LEARNING_RATE=fast"], "--LEARNING_RATE=fast"),
     "show_plots_not_a_bool": (["--SHOW_PLOTS=maybe"], "--SHOW_PLOTS=maybe"),
+    "noise_negative": (["--NOISE_FACTOR=-1"], "--NOISE_FACTOR=-1"),
+    "unknown_decoder": (["--DECODER=cnn"], "--DECODER=cnn: must be one of dense, conv"),
+    "learning_rate_nan": (["--LEARNING_RATE=nan"], "--LEARNING_RATE=nan"),
     "unknown_setting": (["--NOT_A_SETTING=1"], "--NOT_A_SETTING"),
     "lowercase_setting": (["--epochs=3"], "did you mean --EPOCHS"),
     "missing_equals": (["--EPOCHS", "3"], "--NAME=value"),
@@ -49,24 +53,46 @@ CASES = {  # arguments -> text the error line must contain
     "incomplete_npz": (["--DATASET={no_y_test}"], "missing y_test"),
     "float_images": (["--DATASET={float_images}"], "x_train is float32"),
     "wrong_image_size": (["--DATASET={wrong_size}"], "x_test is uint8 (10, 32, 32)"),
-    "labels_do_not_match": (["--DATASET={labels_short}"], "y_train has shape (3,)"),
+    "labels_do_not_match": (["--DATASET={labels_short}"], "y_train (3,)"),
     "output_dir_under_a_file": (["--OUTPUT_DIR={under_a_file}"], "--OUTPUT_DIR="),
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_stops_with_one_clear_line(case, tmp_path):
+def arguments_for(case, tmp_path):
     arguments, expected = CASES[case]
     files = {"tmp": tmp_path, **bad_files(tmp_path)}
-    output_dir = tmp_path / "outputs"
-    arguments = [f"--DATASET={SAMPLE}", f"--OUTPUT_DIR={output_dir}", "--EPOCHS=1",
-                 *(argument.format(**files) for argument in arguments)]
+    return [f"--DATASET={SAMPLE}", f"--OUTPUT_DIR={tmp_path / 'outputs'}", "--EPOCHS=1",
+            *(argument.format(**files) for argument in arguments)], expected
+
+
+def assert_one_error_line(stderr, expected):
+    error_lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(error_lines) == 1 and expected in error_lines[0], stderr[-2000:]
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_stops_with_one_clear_line(case, tmp_path, capsys, monkeypatch):
+    # In-process, through the script's own main(), so every case stays fast.
+    for name in ae.SETTINGS:  # main() writes the settings into the module; undo that afterwards
+        monkeypatch.setattr(ae, name, getattr(ae, name))
+    arguments, expected = arguments_for(case, tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        ae.main(arguments)
+    assert stop.value.code == 2
+    assert_one_error_line(capsys.readouterr().err, expected)
+    assert not list(tmp_path.rglob("*.h5"))
+
+
+@pytest.mark.parametrize("case", ["epochs_zero", "unknown_setting", "val_size_too_big", "garbage_npz",
+                                  "labels_do_not_match", "output_dir_under_a_file"])
+def test_bad_input_exits_2_from_the_command_line(case, tmp_path):
+    # The same as a user meets it: a fresh process, its exit code and its stderr.
+    arguments, expected = arguments_for(case, tmp_path)
     result = run_script(*arguments)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(error_lines) == 1 and expected in error_lines[0], result.stderr[-2000:]
-    assert "Traceback" not in result.stderr and "Epoch 1" not in result.stdout
-    assert not list(tmp_path.rglob("*.h5"))
+    assert_one_error_line(result.stderr, expected)
+    assert "Epoch 1" not in result.stdout and not list(tmp_path.rglob("*.h5"))
 
 
 def test_mnist_without_network_says_which_file_to_put_where(tmp_path, keras_home):
@@ -76,16 +102,15 @@ def test_mnist_without_network_says_which_file_to_put_where(tmp_path, keras_home
         "KERAS_HOME": str(keras_home), "HTTPS_PROXY": proxy, "https_proxy": proxy,
         "HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "", "no_proxy": ""})
     assert result.returncode == 2, result.stderr[-2000:]
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(error_lines) == 1, result.stderr[-2000:]
-    assert "could not download mnist" in error_lines[0] and "mnist.npz" in error_lines[0]
-    assert str(keras_home) in error_lines[0] and "--DATASET=/path/to/mnist.npz" in error_lines[0]
-    assert "Traceback" not in result.stderr and not list(tmp_path.rglob("*.h5"))
+    assert_one_error_line(result.stderr, "could not download mnist")
+    error_line = next(line for line in result.stderr.splitlines() if line.startswith("error: "))
+    assert "mnist.npz" in error_line and str(keras_home) in error_line
+    assert "--DATASET=/path/to/mnist.npz" in error_line and not list(tmp_path.rglob("*.h5"))
 
 
 def test_help_lists_every_setting_with_its_default():
     result = run_script("--help")
     assert result.returncode == 0
-    for line in ("--EPOCHS=10", "--LATENT_DIM=128", "--DATASET=mnist", "--SHOW_PLOTS=False",
-                 "--OUTPUT_DIR=outputs", "--LEARNING_RATE=0.001"):
-        assert line in result.stdout
+    for name, default in ae.SETTINGS.items():
+        assert f"--{name}={default}\n" in result.stdout
+    assert "--EPOCHS=10\n      passes over the training images" in result.stdout  # with the comment

@@ -71,3 +71,32 @@ def test_runs_csv_gains_a_column_when_a_run_has_a_new_one(tmp_path):
     rows = list(csv.DictReader(open(path)))
     assert [row["EPOCHS"] for row in rows] == ["1", "2"]
     assert rows[0]["NEW_SETTING"] == "" and rows[1]["NEW_SETTING"] == "x"
+
+
+def test_auroc_is_the_chance_an_anomaly_scores_above_a_normal_image():
+    assert ae.auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 1.0
+    assert ae.auroc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 0.0
+    assert ae.auroc(np.array([1.0, 3.0]), np.array([2.0, 4.0])) == 0.75  # 3 of 4 pairs ordered
+    assert ae.auroc(np.array([1.0, 1.0]), np.array([1.0])) == 0.5  # ties count half
+    rng = np.random.default_rng(0)
+    normal, anomaly = rng.random(300), rng.random(200) + 0.3
+    pairwise = np.mean(anomaly[:, None] > normal[None, :])  # the definition, pair by pair
+    assert ae.auroc(normal, anomaly) == pytest.approx(pairwise)
+
+
+def test_nearest_neighbour_accuracy_uses_the_closest_reference():
+    reference = np.array([[0.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
+    labels = np.array([0, 1, 2])
+    queries = np.array([[1.0, 1.0], [9.0, 9.5], [1.0, 9.0], [6.0, 6.0]])
+    assert ae.nearest_neighbour_accuracy(reference, labels, queries, np.array([0, 1, 2, 1])) == 1.0
+    assert ae.nearest_neighbour_accuracy(reference, labels, queries, np.array([0, 1, 0, 0])) == 0.5
+    many = np.random.default_rng(1).random((2500, 3))  # more queries than one chunk
+    assert ae.nearest_neighbour_accuracy(many, np.arange(2500), many, np.arange(2500)) == 1.0
+
+
+def test_noise_stays_in_the_pixel_range_and_has_the_asked_spread():
+    images = np.full((200, 28, 28, 1), 0.5, np.float32)
+    noisy = ae.add_noise(images, 0.1, np.random.default_rng(0))
+    assert noisy.dtype == np.float32 and 0 <= noisy.min() and noisy.max() <= 1
+    assert np.std(noisy - images) == pytest.approx(0.1, rel=0.02)
+    assert ae.add_noise(images, 2.0, np.random.default_rng(0)).max() == 1.0  # clipped
