@@ -3,6 +3,7 @@
 An autoencoder squeezes each 28x28 image into a short code (LATENT_DIM numbers) and rebuilds the
 image from that code alone; the image is its own target, so no labels are needed. This script
 trains one, measures it against PCA, and shows denoising, feature extraction and anomaly detection.
+It grew from a blog post's code; "(post: ...)" in a setting's comment gives that code's value.
 
 Run: `python autoencoder_mnist.py`, `... --EPOCHS=3 --LATENT_DIM=32`, `... --help` for all settings.
 Writes to OUTPUT_DIR: autoencoder.h5 (reload with keras.models.load_model(path, compile=False)),
@@ -28,16 +29,16 @@ import numpy as np
 # Edit them here, or override any of them for one run: `--NAME=value`.
 
 DATASET = "mnist"  # "mnist", "fashion_mnist", or the path of an .npz laid out like Keras's mnist.npz
-VAL_SIZE = 5000  # the first VAL_SIZE training images are held out for validation (as in the seed)
+VAL_SIZE = 5000  # the first VAL_SIZE training images are held out for validation (as in the post)
 LATENT_DIM = 128  # numbers in the code each 784-pixel image is squeezed into
-CODE_ACTIVATION = "linear"  # activation of the code layer: "linear" or "relu" (seed: "relu", leaves units dead)
-DECODER = "dense"  # "dense" (the seed's code) or "conv" (transposed convolutions, the seed's diagram)
-DECODER_HIDDEN = 512  # units of a Dense(relu) layer inside the dense decoder; 0 = none (seed: 0)
+CODE_ACTIVATION = "linear"  # the code layer's activation, "linear" or "relu" (post: "relu")
+DECODER = "dense"  # "dense" (the post's code) or "conv" (transposed convolutions, the post's diagram)
+DECODER_HIDDEN = 512  # units of a Dense(relu) layer inside the dense decoder; 0 = none (post: 0)
 NOISE_FACTOR = 0.0  # above 0: train and test on inputs with Gaussian noise of this std (denoising)
 EPOCHS = 10  # passes over the training images
-BATCH_SIZE = 64  # images per gradient step (seed: 128)
-LEARNING_RATE = 0.003  # Adam's step size, the starting one with LR_SCHEDULE "cosine" (seed: 0.001)
-LR_SCHEDULE = "cosine"  # "cosine" decays the step size to 0 by the last step, or "constant" (seed)
+BATCH_SIZE = 64  # images per gradient step (post: 128)
+LEARNING_RATE = 0.003  # Adam's step size, the starting one with LR_SCHEDULE "cosine" (post: 0.001)
+LR_SCHEDULE = "cosine"  # "cosine" decays the step size to 0 by the last step, or "constant" (post)
 SEED = 42  # fixes weight initialisation, shuffling, noise and the example images shown
 N_EXAMPLES = 8  # test images drawn in reconstructions.png and anomalies.png
 OUTPUT_DIR = "outputs"  # where every file of the run goes
@@ -109,7 +110,7 @@ KERAS_FILES = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist/*-ubyte.gz 
 
 def load_dataset(name):
     """Return ((train_images, train_labels), (test_images, test_labels)) as uint8 arrays."""
-    if name not in KERAS_FILES:
+    if name not in KERAS_FILES:  # a path
         return load_npz(name)
     try:
         return getattr(keras.datasets, name).load_data()
@@ -140,7 +141,7 @@ def load_npz(path):
 
 
 def split_and_scale(train, test, val_size):
-    """Hold out the first val_size training images for validation, as the seed does."""
+    """Hold out the first val_size training images for validation, as the post does."""
     (train_images, train_labels), (test_images, test_labels) = train, test
     if val_size >= len(train_images):
         fail(f"--VAL_SIZE={val_size}: must be smaller than the {len(train_images)} training images")
@@ -160,12 +161,12 @@ def add_noise(images, noise_factor, rng):
 
 
 # ## 3. The model
-# The encoder is the seed's: two conv + pool stages shrink 28x28 to 7x7x64, then a Dense layer
-# makes the code. The "dense" decoder is the seed's code, the "conv" one its diagram. Both halves
+# The encoder is the post's: two conv + pool stages shrink 28x28 to 7x7x64, then a Dense layer
+# makes the code. The "dense" decoder is the post's code, the "conv" one its diagram. Both halves
 # are named sub-models, so we can ask the encoder alone for the code of an image.
 
 
-def build_autoencoder(latent_dim, code_activation="linear", decoder="dense", decoder_hidden=512):
+def build_autoencoder(latent_dim, code_activation="linear", decoder_type="dense", decoder_hidden=512):
     encoder = keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
         keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
@@ -175,7 +176,7 @@ def build_autoencoder(latent_dim, code_activation="linear", decoder="dense", dec
         keras.layers.Flatten(),
         keras.layers.Dense(latent_dim, activation=code_activation),
     ], name="encoder")
-    if decoder == "dense":
+    if decoder_type == "dense":
         layers = [*([keras.layers.Dense(decoder_hidden, activation="relu")] if decoder_hidden else []),
                   keras.layers.Dense(28 * 28, activation="sigmoid"),  # pixels in [0, 1], like the input
                   keras.layers.Reshape((28, 28, 1))]
@@ -200,7 +201,7 @@ def train(autoencoder, inputs, targets, val_data, epochs, batch_size, learning_r
     if lr_schedule == "cosine":
         total_steps = epochs * -(-len(inputs) // batch_size)  # batches per epoch, rounded up
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
-    # 16 batches per call into TensorFlow: the same training, ~15% faster on a CPU (seed: 1).
+    # 16 batches per call into TensorFlow: the same training, ~15% faster on a CPU (post: 1).
     autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
                         steps_per_execution=steps_per_execution)
     history = keras.callbacks.History()
@@ -219,7 +220,7 @@ def train(autoencoder, inputs, targets, val_data, epochs, batch_size, learning_r
 
 # ## 5. Saving
 # Written beside the target, then renamed: a crash mid-write never leaves a truncated model behind.
-# Reload with compile=False: Keras 3 cannot rebuild the seed's `loss="mse"` from an .h5 file, and
+# Reload with compile=False: Keras 3 cannot rebuild the post's `loss="mse"` from an .h5 file, and
 # a model used only for predictions needs no loss.
 
 
@@ -270,10 +271,10 @@ def pca_reconstruct(train_images, images, n_components):
 
 def nearest_neighbour_accuracy(reference, reference_labels, queries, query_labels):
     reference, queries = reference.reshape(len(reference), -1), queries.reshape(len(queries), -1)
-    hits = 0
+    reference_norms, hits = np.sum(reference**2, axis=1), 0
     for start in range(0, len(queries), 1000):  # 1000 queries at a time keeps memory small
         chunk = queries[start:start + 1000]
-        distances = np.sum(reference**2, axis=1) - 2 * chunk @ reference.T  # + |query|^2, same for all
+        distances = reference_norms - 2 * chunk @ reference.T  # squared distance minus |query|^2
         hits += np.sum(reference_labels[distances.argmin(axis=1)] == query_labels[start:start + 1000])
     return float(hits / len(queries))
 
@@ -294,10 +295,11 @@ def append_run(path, row):
     """Add one row to runs.csv, widening the header if this run has new columns."""
     rows = list(csv.DictReader(open(path, newline=""))) if os.path.exists(path) else []
     columns = list(dict.fromkeys([*(rows[0].keys() if rows else []), *row]))
-    with open(path, "w", newline="") as file:
+    with open(path + ".partial", "w", newline="") as file:  # then renamed: never half a file
         writer = csv.DictWriter(file, columns)
         writer.writeheader()
         writer.writerows([*rows, row])
+    os.replace(path + ".partial", path)
 
 
 # ## 8. Pictures
@@ -330,8 +332,9 @@ def plot_image_rows(rows, title, path):
                                 figsize=(1.6 * len(rows[0][1]), 0.6 + 1.7 * sum(r / c for r, c in shapes)),
                                 height_ratios=[r / c for r, c in shapes])
     for row, ((label, stack, titles), shape) in enumerate(zip(rows, shapes)):
+        limit = np.percentile(np.abs(stack), 99)  # codes: 0 is white, a rare outlier doesn't wash out the rest
         style = dict(cmap="gray", vmin=0, vmax=1) if stack.ndim == 4 else dict(
-            cmap="viridis", vmin=stack.min(), vmax=stack.max())
+            cmap="RdBu_r", vmin=-limit, vmax=limit)
         for column, ax in enumerate(axes[row]):
             shown = ax.imshow(stack[column].reshape(shape), **style)
             ax.set(xticks=[], yticks=[], title=titles[column] if titles else "")
@@ -372,7 +375,6 @@ def main(argv):
         "autoencoder.h5", "history.csv", "metrics.json", "runs.csv", "loss.png",
         "reconstructions.png", "latent.png", "anomalies.png")}
     keras.utils.set_random_seed(SEED)  # same settings, same run
-    rng = np.random.default_rng(SEED)
 
     (train_images, _), (val_images, val_labels), (test_images, test_labels) = split_and_scale(
         *load_dataset(DATASET), VAL_SIZE)
@@ -381,8 +383,9 @@ def main(argv):
     print(f"{DATASET}: {len(train_images)} training, {len(val_images)} validation, "
           f"{len(test_images)} test images of {train_images.shape[1:]}")
     # The model's inputs: the images themselves, or noisy copies of them (drawn once, seeded).
+    noise_rng = np.random.default_rng(SEED)
     train_inputs, val_inputs, test_inputs = (
-        (add_noise(images, NOISE_FACTOR, rng) if NOISE_FACTOR else images)
+        (add_noise(images, NOISE_FACTOR, noise_rng) if NOISE_FACTOR else images)
         for images in (train_images, val_images, test_images))
 
     autoencoder = build_autoencoder(LATENT_DIM, CODE_ACTIVATION, DECODER, DECODER_HIDDEN)
@@ -439,12 +442,13 @@ def main(argv):
           f"upside-down, {metrics['test_share_above_threshold']:.1%} of upright test images.")
 
     plot_losses(history, output["loss.png"])
-    shown = np.sort(rng.choice(len(test_images), N_EXAMPLES, replace=False))
+    # The same test images in every run with this SEED, whatever the other settings.
+    shown = np.sort(np.random.default_rng(SEED).choice(len(test_images), N_EXAMPLES, replace=False))
     titles = [f"#{i}, label {test_labels[i]}" for i in shown]
-    plot_image_rows([("original", test_images[shown], titles),
-                     *([("noisy input", test_inputs[shown], None)] if NOISE_FACTOR else []),
-                     ("code", test_codes[shown], None), ("reconstruction", reconstructions[shown], None)],
-                    "Test images: original, code and reconstruction", output["reconstructions.png"])
+    rows = [("original", test_images[shown], titles),
+            *([("noisy input", test_inputs[shown], None)] if NOISE_FACTOR else []),
+            ("code", test_codes[shown], None), ("reconstruction", reconstructions[shown], None)]
+    plot_image_rows(rows, "Test images: " + ", ".join(row[0] for row in rows), output["reconstructions.png"])
     plot_latent(test_codes, test_labels, output["latent.png"])
     order, rows = np.argsort(test_errors), []
     for kind, picked in (("worst", order[::-1][:N_EXAMPLES]), ("typical", order[len(order) // 2:][:N_EXAMPLES])):
