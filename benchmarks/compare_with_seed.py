@@ -10,6 +10,7 @@ to benchmarks/results_<DATASET>_latent<LATENT_DIM>.json. Takes minutes: never pa
 """
 
 import datetime
+import inspect
 import json
 import multiprocessing
 import os
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from statistics import median
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import autoencoder_mnist as ae  # noqa: E402  (the script's own functions, not a copy)
@@ -29,8 +31,9 @@ CONFIGURATIONS = {
     # The blog post's code: Dense(128, relu) code, Dense(784, sigmoid) decoder, Adam 0.001, batch 128.
     "seed": {"CODE_ACTIVATION": "relu", "DECODER": "dense", "DECODER_HIDDEN": 0,
              "LEARNING_RATE": 0.001, "LR_SCHEDULE": "constant", "BATCH_SIZE": 128, "STEPS_PER_EXECUTION": 1},
-    # What the script runs today; steps_per_execution is train()'s default.
-    "default": {**{name: ae.SETTINGS[name] for name in MODEL_SETTINGS}, "STEPS_PER_EXECUTION": 16},
+    # What the script runs today, with train()'s own steps_per_execution.
+    "default": {**{name: ae.SETTINGS[name] for name in MODEL_SETTINGS},
+                "STEPS_PER_EXECUTION": inspect.signature(ae.train).parameters["steps_per_execution"].default},
 }
 
 
@@ -61,12 +64,6 @@ def train_one(config, dataset, val_size, epochs, latent_dim):
         "test_mse": test_mse, "pca_mse": pca_mse, "ae_over_pca": test_mse / pca_mse,
         "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
     }
-
-
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def seconds_to_reach(run, target):
