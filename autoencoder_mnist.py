@@ -395,13 +395,14 @@ def main(argv):
         LEARNING_RATE, LR_SCHEDULE, output["history.csv"])
     save_model(autoencoder, output["autoencoder.h5"])
 
-    encoder = autoencoder.get_layer("encoder")
-    reconstructions, test_codes = predict(autoencoder, test_inputs), predict(encoder, test_inputs)
+    encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+    test_codes, val_codes = predict(encoder, test_inputs), predict(encoder, val_inputs)  # image -> code
+    reconstructions = predict(decoder, test_codes)  # code -> image
     test_errors = per_image_mse(test_images, reconstructions)
     test_mse = float(test_errors.mean())
     pca_mse = float(per_image_mse(test_images, pca_reconstruct(train_images, test_inputs, LATENT_DIM)).mean())
     mean_image_mse = float(per_image_mse(test_images, train_images.mean(axis=0)).mean())
-    val_errors = per_image_mse(val_images, predict(autoencoder, val_inputs))
+    val_errors = per_image_mse(val_images, predict(decoder, val_codes))
     threshold = float(np.percentile(val_errors, 99))  # 1% of normal validation images lie above it
     anomaly_errors = per_image_mse(np.rot90(test_images, 2, axes=(1, 2)),  # turned upside down
                                    predict(autoencoder, np.rot90(test_inputs, 2, axes=(1, 2))))
@@ -410,8 +411,7 @@ def main(argv):
         "test_mse": test_mse, "pca_mse": pca_mse, "mean_image_mse": mean_image_mse,
         "psnr_db": psnr_db(test_mse),
         "noisy_input_psnr_db": psnr_db(per_image_mse(test_images, test_inputs).mean()) if NOISE_FACTOR else None,
-        "code_1nn_accuracy": nearest_neighbour_accuracy(
-            predict(encoder, val_inputs), val_labels, test_codes, test_labels),
+        "code_1nn_accuracy": nearest_neighbour_accuracy(val_codes, val_labels, test_codes, test_labels),
         "pixel_1nn_accuracy": nearest_neighbour_accuracy(val_inputs, val_labels, test_inputs, test_labels),
         "anomaly_auroc": auroc(test_errors, anomaly_errors), "anomaly_threshold": threshold,
         "test_share_above_threshold": float(np.mean(test_errors > threshold)),
