@@ -73,7 +73,7 @@ def parse_value(name, text, default):
             return {"true": True, "1": True, "false": False, "0": False}[text.lower()]
         return type(default)(text)
     except (KeyError, ValueError):
-        kind = {bool: "true or false", int: "a whole number", float: "a number", str: ""}[type(default)]
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}[type(default)]
         fail(f"--{name}={text}: expected {kind}")
 
 

@@ -67,8 +67,8 @@ def train_one(config, dataset, val_size, epochs, latent_dim):
 
 
 def seconds_to_reach(run, target):
-    """Wall time until validation MSE first reaches target (checked at the end of each epoch)."""
-    return next((t for t, mse in zip(run["epoch_end_seconds"], run["val_mse"]) if mse <= target), None)
+    """Wall time until validation MSE first reaches target (checked at the end of each epoch); nan if never."""
+    return next((t for t, mse in zip(run["epoch_end_seconds"], run["val_mse"]) if mse <= target), float("nan"))
 
 
 def main(argv):
@@ -93,11 +93,10 @@ def main(argv):
             run["seed_final_val_mse"] = seed_run["val_mse"][-1]
             run["seconds_to_seed_final_val_mse"] = seconds_to_reach(run, seed_run["val_mse"][-1])
             run["time_to_quality_ratio"] = (  # against the seed's whole training, on the same clock
-                (run["seconds_to_seed_final_val_mse"] or float("nan")) / seed_run["epoch_end_seconds"][-1])
+                run["seconds_to_seed_final_val_mse"] / seed_run["epoch_end_seconds"][-1])
     keys = ["seconds_per_epoch", "images_per_second", "seconds_to_seed_final_val_mse", "time_to_quality_ratio",
             "test_mse", "pca_mse", "ae_over_pca", "peak_memory_mib"]
-    summary = {name: {key: median([run[key] if run[key] is not None else float("nan") for run in runs[name]])
-                      for key in keys} for name in runs}
+    summary = {name: {key: median([run[key] for run in runs[name]]) for key in keys} for name in runs}
     for name in runs:
         summary[name]["val_mse"] = [median(values) for values in zip(*(run["val_mse"] for run in runs[name]))]
     throughput_ratio = summary["default"]["images_per_second"] / summary["seed"]["images_per_second"]
