@@ -1,466 +1,645 @@
-"""A convolutional autoencoder for MNIST digits, in one file.
+# %% [markdown]
+# # An autoencoder for MNIST: compress, rebuild, denoise, spot the odd one out
+#
+# **Based on:** "Autoencoder 介绍 / 原理及实现", a blog post by 禅与计算机程序设计艺术 ("Zen and the
+# Art of Computer Programming"), updated 2021-09-23 (our copy carries no web address).<br>
+# **Description:** a convolutional autoencoder squeezes each 28x28 digit into a *code* of
+# `LATENT_DIM` numbers and rebuilds it from the code alone, no labels needed. We measure it against
+# PCA, then show the denoising, feature extraction and anomaly detection the post only claimed.
+#
+# **Run:** `python autoencoder_mnist.py [--EPOCHS=3 ...]` (`--help` lists the settings). VS Code
+# runs the `# %%` cells one by one; `jupytext --to ipynb autoencoder_mnist.py` makes a notebook for
+# Jupyter or Colab. After `python -i autoencoder_mnist.py`, poke at `autoencoder`, `encoder`,
+# `decoder`, `history`, `metrics`, `test_codes`, `reconstructions`...
 
-An autoencoder squeezes each 28x28 image into a short code (LATENT_DIM numbers) and rebuilds the
-image from that code alone; the image is its own target, so no labels are needed. This script
-trains one, measures it against PCA, and shows denoising, feature extraction and anomaly detection.
-It grew from a blog post's code; "(post: ...)" in a setting's comment gives that code's value.
+# %% [markdown]
+# ## Settings
+#
+# Change a constant, rerun, compare. "(post: ...)" gives the blog post's value where ours differs.
 
-Run: `python autoencoder_mnist.py`, `... --EPOCHS=3 --LATENT_DIM=32`, `... --help` for all settings.
-Writes to OUTPUT_DIR: autoencoder.h5 (reload with keras.models.load_model(path, compile=False)),
-history.csv, metrics.json, runs.csv (a row per run) and loss, reconstructions, latent and anomalies .png.
-"""
-
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's informational start-up logs
-
-import csv
-import difflib
-import json
-import re
-import sys
-import time
-
-import keras
-import matplotlib.pyplot as plt
-import numpy as np
-
-# ## 1. Settings
-# Edit them here, or override any of them for one run: `--NAME=value`.
-
-DATASET = "mnist"  # "mnist", "fashion_mnist", or the path of an .npz laid out like Keras's mnist.npz
+# %%
+DATASET = "mnist"  # "mnist", "fashion_mnist", or the path of an .npz laid out like mnist.npz
 VAL_SIZE = 5000  # the first VAL_SIZE training images are held out for validation (as in the post)
 LATENT_DIM = 128  # numbers in the code each 784-pixel image is squeezed into
 CODE_ACTIVATION = "linear"  # the code layer's activation, "linear" or "relu" (post: "relu")
-DECODER = "dense"  # "dense" (the post's code) or "conv" (transposed convolutions, the post's diagram)
+DECODER = "dense"  # "dense" (the post's code) or "conv" (transposed convolutions, its diagram)
 DECODER_HIDDEN = 512  # units of a Dense(relu) layer inside the dense decoder; 0 = none (post: 0)
 NOISE_FACTOR = 0.0  # above 0: train and test on inputs with Gaussian noise of this std (denoising)
 EPOCHS = 10  # passes over the training images
 BATCH_SIZE = 64  # images per gradient step (post: 128)
 LEARNING_RATE = 0.003  # Adam's step size, the starting one with LR_SCHEDULE "cosine" (post: 0.001)
 LR_SCHEDULE = "cosine"  # "cosine" decays the step size to 0 by the last step, or "constant" (post)
+STEPS_PER_EXECUTION = 16  # batches per call into TensorFlow: same training, less overhead (post: 1)
+PRECISION = "auto"  # "auto", "float32" (post), "mixed_bfloat16" or "mixed_float16": see below
 SEED = 42  # fixes weight initialisation, shuffling, noise and the example images shown
 N_EXAMPLES = 8  # test images drawn in reconstructions.png and anomalies.png
 OUTPUT_DIR = "outputs"  # where every file of the run goes
-SHOW_PLOTS = False  # True also opens the figures in windows at the end (the PNGs are always saved)
+SHOW_PLOTS = False  # from a terminal, True also opens the figures in windows at the end
 
-SETTINGS = {name: value for name, value in globals().items() if name.isupper()}
-# Checked before any work starts, so a typo never costs a training run.
-MINIMUM = {"VAL_SIZE": 1, "LATENT_DIM": 1, "DECODER_HIDDEN": 0, "NOISE_FACTOR": 0, "EPOCHS": 1,
-           "BATCH_SIZE": 1, "LEARNING_RATE": 1e-7, "SEED": 0, "N_EXAMPLES": 1}
-MAXIMUM = {"LATENT_DIM": 784, "LEARNING_RATE": 1.0, "N_EXAMPLES": 32}
-CHOICES = {"CODE_ACTIVATION": ("linear", "relu"), "DECODER": ("dense", "conv"),
-           "LR_SCHEDULE": ("constant", "cosine")}
+# %% [markdown]
+# ## Settings from the command line (plumbing, safe to skip)
+#
+# `--NAME=value` replaces a constant above for one run. Every value is checked here, before
+# TensorFlow loads: a typo costs a second, not a training run. Notebooks ignore the command line.
+# %%
+import atexit, csv, difflib, json, math, os, re, shutil, signal, sys, tempfile, time, zipfile, zlib
+
+SETTINGS = {k: v for k, v in globals().items() if k.isupper() and not isinstance(v, dict)}
+limits = dict(VAL_SIZE=(1, 250_000), LATENT_DIM=(2, 784), DECODER_HIDDEN=(0, 8192))
+limits |= dict(NOISE_FACTOR=(0, 1), EPOCHS=(1, 9999), BATCH_SIZE=(1, 65536), SEED=(0, 2**32 - 1))
+limits |= dict(LEARNING_RATE=(1e-7, 1), STEPS_PER_EXECUTION=(1, 9999), N_EXAMPLES=(1, 32))
+choices = dict(CODE_ACTIVATION="linear relu", DECODER="dense conv", LR_SCHEDULE="constant cosine")
+choices |= dict(PRECISION="auto float32 mixed_bfloat16 mixed_float16")
+kernel = sys.modules.get("ipykernel.kernelapp")  # Jupyter, Colab, VS Code's interactive window
+in_notebook = bool(kernel) and kernel.IPKernelApp.initialized()
 
 
-def fail(message):
-    """Stop with one clear line and exit code 2: the settings or the input data are wrong."""
+def fail(message, exit_code=2):
+    """Stop with one clear line: exit code 2 for wrong settings or data, 1 for a failed run."""
     print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(exit_code)
 
 
-def print_help():
-    print(__doc__.split("\n\n")[0], "\n\nSettings, as --NAME=value (default shown):")
-    source = open(__file__, encoding="utf-8").read()
-    for name, default, comment in re.findall(r"^([A-Z_]+) = (.+?)  # (.+)$", source, re.M):
-        print(f"  --{name}={default.strip(chr(34))}\n      {comment}")
-
-
-def parse_value(name, text, default):
-    """Turn the text after `--NAME=` into the type of the setting's default."""
+for arg in [] if in_notebook else sys.argv[1:]:
+    name, equals, text = arg.removeprefix("--").partition("=")
+    if arg in ("-h", "--help"):  # the settings block above, with defaults and comments
+        source = open(__file__, encoding="utf-8").read()
+        raise SystemExit(print("".join(re.findall(r"^[A-Z_]+ = .*  # .*\n", source, re.M))))
+    if not arg.startswith("--") or not equals or name not in SETTINGS:
+        guess = difflib.get_close_matches(name.upper(), SETTINGS, n=1, cutoff=0)[0]
+        fail(f"{arg!r}: write a setting (see --help) as --NAME=value; did you mean --{guess}?")
+    kind, words = type(SETTINGS[name]), {"true": True, "1": True, "false": False, "0": False}
     try:
-        if isinstance(default, bool):
-            return {"true": True, "1": True, "false": False, "0": False}[text.lower()]
-        return type(default)(text)
+        globals()[name] = words[text.lower()] if kind is bool else kind(text)
     except (KeyError, ValueError):
-        kind = {bool: "true or false", int: "a whole number", float: "a number"}[type(default)]
-        fail(f"--{name}={text}: expected {kind}")
+        fail(f"--{name}={text}: expected {kind.__name__.replace('bool', 'true or false')}")
+for name, value in [(name, globals()[name]) for name in SETTINGS]:
+    if name in limits and not limits[name][0] <= value <= limits[name][1]:  # `not` catches nan
+        fail(f"--{name}={value}: must be from {limits[name][0]} to {limits[name][1]}")
+    if name in choices and value not in choices[name].split():
+        fail(f"--{name}={value}: must be one of {choices[name].replace(' ', ', ')}")
+    if type(value) is str and not value.isprintable():  # a path with bytes that are not UTF-8
+        fail(f"--{name}={value!r}: must be printable UTF-8 text")
+# "~/runs" is a folder in your home folder, not in a folder named "~":
+OUTPUT_DIR = os.path.expanduser(OUTPUT_DIR)
+try:  # make it, and write there once, before any work
+    os.makedirs(OUTPUT_DIR, exist_ok=True)
+    tempfile.TemporaryFile(dir=OUTPUT_DIR).close()
+except OSError as error:
+    fail(f"--OUTPUT_DIR={OUTPUT_DIR}: cannot write there ({error.strerror})")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's informational start-up logs
 
+# %% [markdown]
+# ## The data
+#
+# 70,000 handwritten digits of 28x28 grey pixels: 60,000 to train on, 10,000 to test. Keras
+# downloads them once; an `.npz` file works offline. The labels only measure things later: the
+# autoencoder never sees them. **Denoising** (`NOISE_FACTOR` above 0): the model gets noisy copies
+# as input (drawn once, seeded) but must rebuild the clean images.
 
-def parse_settings(argv, defaults):
-    """Apply `--NAME=value` arguments to the defaults; unknown names and bad values fail loudly."""
-    settings = dict(defaults)
-    for arg in argv:
-        if arg in ("-h", "--help"):
-            print_help()
-            raise SystemExit(0)
-        name, equals, text = arg.removeprefix("--").partition("=")
-        if not arg.startswith("--") or not equals:
-            fail(f"{arg!r}: write settings as --NAME=value, for example --EPOCHS=3")
-        if name not in defaults:
-            guess = difflib.get_close_matches(name.upper(), defaults, n=1)
-            fail(f"unknown setting --{name}" + (f" (did you mean --{guess[0]}?)" if guess else ""))
-        settings[name] = parse_value(name, text, defaults[name])
-    for name, value in settings.items():
-        if name in MINIMUM and not value >= MINIMUM[name]:  # `not >=` also catches nan
-            fail(f"--{name}={value}: must be at least {MINIMUM[name]}")
-        if name in MAXIMUM and value > MAXIMUM[name]:
-            fail(f"--{name}={value}: must be at most {MAXIMUM[name]}")
-        if name in CHOICES and value not in CHOICES[name]:
-            fail(f"--{name}={value}: must be one of {', '.join(CHOICES[name])}")
-    return settings
-
-
-# ## 2. Load and split the data
-# Keras downloads MNIST once and caches it; a local .npz works offline. Pixels become floats in
-# [0, 1] with a channel axis, the shape a Conv2D layer expects: (N, 28, 28, 1).
-
-KERAS_FILES = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist/*-ubyte.gz (4 files)"}
-
-
-def load_dataset(name):
-    """Return ((train_images, train_labels), (test_images, test_labels)) as uint8 arrays."""
-    if name not in KERAS_FILES:  # a path
-        return load_npz(name)
-    try:
-        return getattr(keras.datasets, name).load_data()
-    except Exception as error:  # no network, a proxy, a certificate problem, a full disk...
-        cache = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "datasets")
-        fail(f"could not download {name} ({' '.join(str(error).split())}). Keras looks for "
-             f"{KERAS_FILES[name]} in {cache}; put it there, or run with --DATASET=/path/to/mnist.npz")
+# %%
+import numpy as np
 
 
 def load_npz(path):
-    """Read an .npz in the layout of Keras's mnist.npz, checking everything the script relies on."""
-    if not os.path.isfile(path):
-        fail(f"--DATASET={path}: no such file (expected mnist, fashion_mnist or the path of an .npz)")
+    """The four arrays of an .npz laid out like mnist.npz, each header checked before reading."""
+    arrays, wanted = {}, {"x": "uint8 (N <= 250000, 28, 28)", "y": "integers (N,)"}
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except Exception as error:  # not a zip, a truncated download, pickled objects...
-        fail(f"--DATASET={path}: not a readable .npz archive ({' '.join(str(error).split())})")
-    missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in arrays]
-    if missing:
-        fail(f"--DATASET={path}: missing {', '.join(missing)} (has {', '.join(arrays) or 'nothing'})")
-    for part in ("train", "test"):
-        images, labels = arrays[f"x_{part}"], arrays[f"y_{part}"]
-        if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-            fail(f"--DATASET={path}: x_{part} is {images.dtype} {images.shape}, y_{part} {labels.shape}; "
-                 f"expected uint8 images (N, 28, 28) and N labels")
+        with zipfile.ZipFile(path) as archive:
+            for key in ("x_train", "y_train", "x_test", "y_test"):
+                with archive.open(f"{key}.npy") as member:  # its header first: shape and type
+                    major, _ = np.lib.format.read_magic(member)
+                    header = getattr(np.lib.format, f"read_array_header_{min(major, 2)}_0")
+                    shape, _, dtype = header(member)
+                ok = dtype == np.uint8 and shape[1:] == (28, 28) and 0 < shape[0] <= 250_000
+                if key[0] == "y":  # labels: one whole number per image
+                    ok = dtype.kind in "iu" and shape == arrays[f"x{key[1:]}"].shape[:1]
+                if not ok:
+                    fail(f"--DATASET={path}: {key} is {dtype} {shape}; expected {wanted[key[0]]}")
+                with archive.open(f"{key}.npy") as member:  # only these four arrays are read
+                    arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        fail(f"--DATASET={path}: not an .npz like mnist.npz ({' '.join(str(error).split())})")
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
-def split_and_scale(train, test, val_size):
-    """Hold out the first val_size training images for validation, as the post does."""
-    (train_images, train_labels), (test_images, test_labels) = train, test
-    if val_size >= len(train_images):
-        fail(f"--VAL_SIZE={val_size}: must be smaller than the {len(train_images)} training images")
+def load_dataset(name):
+    """((train_images, train_labels), (test_images, test_labels)) as uint8 and integer arrays."""
+    if name not in ("mnist", "fashion_mnist"):
+        return load_npz(name)
+    import keras  # Keras does the download (and brings TensorFlow with it)
 
-    def scale(images):
-        return (images.astype("float32") / 255.0)[..., np.newaxis]
-
-    return ((scale(train_images[val_size:]), train_labels[val_size:]),
-            (scale(train_images[:val_size]), train_labels[:val_size]),
-            (scale(test_images), test_labels))
-
-
-def add_noise(images, noise_factor, rng):
-    """Denoising: the model sees noisy images but must rebuild the clean ones."""
-    noise = noise_factor * rng.standard_normal(images.shape, dtype=np.float32)
-    return np.clip(images + noise, 0, 1)
+    try:
+        return getattr(keras.datasets, name).load_data()
+    except Exception as error:  # no network, a proxy, a certificate problem, a full disk...
+        reason = " ".join(str(error).split(" -- ")[-1].split())  # without Keras's "URL... None --"
+        home = os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras"))
+        sample = "--DATASET=tests/data/mnist_sample.npz"  # 1,200 real digits, in this project
+        fail(f"could not download {name} ({reason}). Run on {sample}, or put it in {home}/datasets")
 
 
-# ## 3. The model
-# The encoder is the post's: two conv + pool stages shrink 28x28 to 7x7x64, then a Dense layer
-# makes the code. The "dense" decoder is the post's code, the "conv" one its diagram. Both halves
-# are named sub-models, so we can ask the encoder alone for the code of an image.
+started = time.perf_counter()
+(train_images, train_labels), (test_images, test_labels) = load_dataset(DATASET)
+if VAL_SIZE >= len(train_images):
+    fail(f"--VAL_SIZE={VAL_SIZE}: must be smaller than the {len(train_images)} training images")
+if N_EXAMPLES > len(test_images):
+    fail(f"--N_EXAMPLES={N_EXAMPLES}: the test set has only {len(test_images)} images")
+val_images, val_labels = train_images[:VAL_SIZE], train_labels[:VAL_SIZE]
+train_images, train_labels = train_images[VAL_SIZE:], train_labels[VAL_SIZE:]
 
 
-def build_autoencoder(latent_dim, code_activation="linear", decoder_type="dense", decoder_hidden=512):
-    encoder = keras.Sequential([
+def scale(images):  # to floats in [0, 1], with a channel axis: (N, 28, 28, 1)
+    return (images.astype("float32") / 255.0)[..., np.newaxis]
+
+
+train_images, val_images, test_images = map(scale, (train_images, val_images, test_images))
+print(f"{len(train_images)} training, {len(val_images)} validation, {len(test_images)} test images")
+splits = (train_images, val_images, test_images)
+train_inputs, val_inputs, test_inputs = splits  # the model's inputs: the images themselves
+if NOISE_FACTOR:  # or noisy copies, drawn once per image with the seed
+    noise_rng = np.random.default_rng(SEED)
+    noise = [NOISE_FACTOR * noise_rng.standard_normal(x.shape, "float32") for x in splits]
+    train_inputs, val_inputs, test_inputs = (np.clip(x + n, 0, 1) for x, n in zip(splits, noise))
+load_seconds = time.perf_counter() - started
+
+# %% [markdown]
+# ## The model
+#
+# The encoder is the post's: two convolution + pooling stages shrink 28x28 to 7x7x64, then a
+# `Dense` layer makes the code. The "dense" decoder is the post's code (plus an optional hidden
+# layer), the "conv" one its diagram. Both halves are named sub-models, so we can ask the encoder
+# alone for the code of an image, or the decoder alone for the image of a code.
+
+# %%
+import keras
+
+
+def build_autoencoder():
+    encoder_layers = [
         keras.Input(shape=(28, 28, 1)),
         keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
         keras.layers.MaxPooling2D(2),
         keras.layers.Conv2D(64, 3, activation="relu", padding="same"),
         keras.layers.MaxPooling2D(2),
         keras.layers.Flatten(),
-        keras.layers.Dense(latent_dim, activation=code_activation),
-    ], name="encoder")
-    if decoder_type == "dense":
-        layers = [*([keras.layers.Dense(decoder_hidden, activation="relu")] if decoder_hidden else []),
-                  keras.layers.Dense(28 * 28, activation="sigmoid"),  # pixels in [0, 1], like the input
-                  keras.layers.Reshape((28, 28, 1))]
-    else:  # the encoder mirrored: 7x7x64 -> 14x14x64 -> 28x28x32 -> one sigmoid channel
-        layers = [keras.layers.Dense(7 * 7 * 64, activation="relu"),
-                  keras.layers.Reshape((7, 7, 64)),
-                  keras.layers.Conv2DTranspose(64, 3, strides=2, activation="relu", padding="same"),
-                  keras.layers.Conv2DTranspose(32, 3, strides=2, activation="relu", padding="same"),
-                  keras.layers.Conv2D(1, 3, activation="sigmoid", padding="same")]
-    decoder = keras.Sequential([keras.Input(shape=(latent_dim,)), *layers], name="decoder")
+        keras.layers.Dense(LATENT_DIM, activation=CODE_ACTIVATION),
+    ]
+    encoder = keras.Sequential(encoder_layers, name="encoder")
+    if DECODER == "dense":
+        hidden = [keras.layers.Dense(DECODER_HIDDEN, activation="relu")] if DECODER_HIDDEN else []
+        layers = [*hidden, keras.layers.Dense(28 * 28), keras.layers.Reshape((28, 28, 1))]
+    else:  # the encoder mirrored: 7x7x64 -> 14x14x64 -> 28x28x32 -> one channel
+        layers = [
+            keras.layers.Dense(7 * 7 * 64, activation="relu"),
+            keras.layers.Reshape((7, 7, 64)),
+            keras.layers.Conv2DTranspose(64, 3, strides=2, activation="relu", padding="same"),
+            keras.layers.Conv2DTranspose(32, 3, strides=2, activation="relu", padding="same"),
+            keras.layers.Conv2D(1, 3, padding="same"),
+        ]
+    # The sigmoid keeps each output pixel in [0, 1] like the input's, computed in float32 always.
+    layers.append(keras.layers.Activation("sigmoid", dtype="float32"))
+    decoder = keras.Sequential([keras.Input(shape=(LATENT_DIM,)), *layers], name="decoder")
     return keras.Sequential([encoder, decoder], name="autoencoder")
 
 
-# ## 4. Training
-# The target is the clean image: the loss is the mean squared error between it and the rebuild.
-# Press Ctrl-C to stop early; the run goes on with the model as trained so far.
+# %% [markdown]
+# **Mixed precision** computes in 16-bit floats and keeps the weights in 32-bit: up to twice as
+# fast on hardware built for it (a recent GPU, a CPU with bfloat16 instructions), slower elsewhere.
+# `PRECISION = "auto"` picks what this machine does well. Only training uses it: the trained model
+# is copied to float32 to be measured and saved, so its numbers reproduce on any machine.
 
 
-def train(autoencoder, inputs, targets, val_data, epochs, batch_size, learning_rate, lr_schedule,
-          history_csv, extra_callbacks=(), steps_per_execution=16):
-    """Fit the model; return (losses per epoch, seconds spent, whether Ctrl-C stopped it)."""
-    if lr_schedule == "cosine":
-        total_steps = epochs * -(-len(inputs) // batch_size)  # batches per epoch, rounded up
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
-    # 16 batches per call into TensorFlow: the same training, ~15% faster on a CPU (post: 1).
-    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
-                        steps_per_execution=steps_per_execution)
-    history = keras.callbacks.History()
-    start = time.perf_counter()
-    try:
-        autoencoder.fit(inputs, targets, validation_data=val_data, epochs=epochs, batch_size=batch_size,
-                        callbacks=[history, keras.callbacks.CSVLogger(history_csv), *extra_callbacks],
-                        verbose=1 if sys.stdout.isatty() else 2)  # progress bar, or a line per epoch
-        interrupted = False
-    except KeyboardInterrupt:
-        interrupted = True
-        print(f"\nCtrl-C: training stopped after {len(history.history.get('loss', []))} full "
-              f"epoch(s); saving, measuring and plotting the model as it is now.")
-    return history.history, time.perf_counter() - start, interrupted
+# %%
+def choose_precision(gpu_capabilities, cpu_flags):
+    """PRECISION "auto": (policy, reason), from the GPUs' compute capabilities and the CPU flags."""
+    if any(capability >= (7, 0) for capability in gpu_capabilities):
+        return "mixed_float16", "a GPU with float16 tensor cores"
+    if {"avx512_bf16", "amx_bf16"} & set(cpu_flags):
+        return "mixed_bfloat16", "a CPU with native bfloat16 (avx512_bf16 or amx_bf16)"
+    return "float32", "neither a recent GPU nor a CPU with native bfloat16 found"
 
 
-# ## 5. Saving
-# Written beside the target, then renamed: a crash mid-write never leaves a truncated model behind.
-# Reload with compile=False: Keras 3 cannot rebuild the post's `loss="mse"` from an .h5 file, and
-# a model used only for predictions needs no loss.
+import tensorflow as tf
+
+gpu_details = map(tf.config.experimental.get_device_details, tf.config.list_physical_devices("GPU"))
+capabilities = [details.get("compute_capability", (0, 0)) for details in gpu_details]
+cpu_flags = open("/proc/cpuinfo").read().split() if os.path.exists("/proc/cpuinfo") else []
+precision, reason = choose_precision(capabilities, cpu_flags)
+if PRECISION != "auto":
+    precision, reason = PRECISION, "set by PRECISION"
+print(f"Precision: {precision} ({reason})")
+keras.mixed_precision.set_global_policy(precision)
+keras.utils.set_random_seed(SEED)  # same settings, same run
+autoencoder = build_autoencoder()
+autoencoder.summary(expand_nested=True)
+
+# %% [markdown]
+# ### Where the run's files go (plumbing, safe to skip)
+#
+# Everything this run writes goes into a private folder inside `OUTPUT_DIR` first and moves in at
+# the end, so the folder never holds half a file or the files of two runs. Ctrl-C during training
+# stops training and the run goes on; after it, Ctrl-C (or `kill`) stops the run at once and
+# leaves `OUTPUT_DIR` as it was. A run that fails after training keeps its model and says where.
 
 
-def save_model(autoencoder, path):
-    partial_path = path.removesuffix(".h5") + ".partial.h5"  # Keras picks the format by the ending
-    autoencoder.save(partial_path, include_optimizer=False)  # reloads only to predict
-    os.replace(partial_path, path)
+# %%
+def on_stop_signals(handler):  # Ctrl-C, `kill`, a closed terminal; a notebook keeps its own
+    for name in [] if in_notebook else ["SIGINT", "SIGTERM", "SIGHUP"][: 2 + (os.name == "posix")]:
+        signal.signal(getattr(signal, name), handler)
 
 
-# ## 6. Measuring on the test set
-# Test images were never seen in training. Two baselines put the error in context: PCA keeps the
-# best LATENT_DIM-number *linear* code, and the mean image is what "learning nothing" scores.
+save_error = None  # or why the model could not be saved
+run_folder = tempfile.mkdtemp(prefix=".run-", dir=OUTPUT_DIR)  # a new name, only ours
+run_id = time.strftime("%Y%m%d-%H%M%S-") + os.path.basename(run_folder).removeprefix(".run-")
 
 
-def predict(model, images):
-    return model.predict(images, batch_size=512, verbose=0)
+def stop_now(signal_number, frame):  # a second Ctrl-C or a `kill`: stop, OUTPUT_DIR untouched
+    shutil.rmtree(run_folder, ignore_errors=True)
+    fail(f"interrupted: stopped; {OUTPUT_DIR} keeps the files it had", 130)
 
 
+@atexit.register
+def clean_up():  # at exit: the run's folder goes, unless it holds a model that was not moved in
+    if not save_error and os.path.exists(os.path.join(run_folder, "autoencoder.h5")):
+        return print(f"error: the run stopped; its files are in {run_folder}", file=sys.stderr)
+    shutil.rmtree(run_folder, ignore_errors=True)
+
+
+on_stop_signals(signal.default_int_handler)  # `kill` stops training the way Ctrl-C does
+
+# %% [markdown]
+# ## Training
+#
+# Input and target are the same images (or noisy input, clean target); the loss is the mean
+# squared error over the pixels. Both losses should fall and stay close; a validation loss that
+# rises while the training loss falls would mean overfitting. Ctrl-C (or interrupting the kernel)
+# stops training early and the run goes on with the model as it is; a second Ctrl-C stops the run.
+
+
+# %%
+total_steps = EPOCHS * math.ceil(len(train_inputs) / BATCH_SIZE)  # batches per epoch, rounded up
+cosine = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, total_steps)  # big steps, then 0
+optimizer = keras.optimizers.Adam(cosine if LR_SCHEDULE == "cosine" else LEARNING_RATE)
+autoencoder.compile(optimizer, loss="mse", steps_per_execution=STEPS_PER_EXECUTION)
+history = keras.callbacks.History()  # filled epoch by epoch, so an interruption keeps it
+started = time.perf_counter()
+try:
+    autoencoder.fit(
+        train_inputs,
+        train_images,
+        validation_data=(val_inputs, val_images),
+        epochs=EPOCHS,
+        batch_size=BATCH_SIZE,
+        callbacks=[history, keras.callbacks.TerminateOnNaN()],
+        verbose=2,  # a line per epoch (Keras's bar overshoots with STEPS_PER_EXECUTION > 1)
+    )
+except KeyboardInterrupt:
+    print(f"\nInterrupted: {len(history.epoch)} full epoch(s) kept; saving and measuring them.")
+on_stop_signals(stop_now)  # from here on, Ctrl-C or `kill` stop the whole run at once
+train_seconds, epochs_trained = time.perf_counter() - started, len(history.epoch)
+interrupted = epochs_trained < EPOCHS  # by Ctrl-C (a NaN loss stops the run below)
+if not np.isfinite(history.history.get("loss", [])).all():  # TerminateOnNaN stopped training
+    fail("training diverged (the loss became nan); try a smaller --LEARNING_RATE", exit_code=1)
+if precision != "float32":  # a float32 copy with the same weights, to measure and save
+    trained_weights = autoencoder.get_weights()
+    keras.mixed_precision.set_global_policy("float32")
+    autoencoder = build_autoencoder()
+    autoencoder.set_weights(trained_weights)
+encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+
+# %% [markdown]
+# ## Saving
+#
+# The model is saved without its optimizer, for predictions, in the HDF5 file the post saves:
+# `keras.models.load_model("outputs/autoencoder.h5", compile=False)` reloads it. Without
+# `compile=False` it loads too, with a warning that it is not compiled (compile it to train more).
+# If saving fails (a full disk), the run still measures the model and reports, then says so.
+
+# %%
+try:
+    autoencoder.save(os.path.join(run_folder, "autoencoder.h5"), include_optimizer=False)
+except Exception as error:  # a full disk, a quota...
+    save_error = " ".join(str(error).split())[:300]
+with open(os.path.join(run_folder, "history.csv"), "w", newline="") as file:  # epochs from 1
+    rows = zip(range(1, epochs_trained + 1), *history.history.values())
+    csv.writer(file).writerows([["epoch", *history.history], *rows])
+
+# %% [markdown]
+# ## Measuring on the test set
+#
+# Test images were never seen in training. Two baselines put the error in context: **PCA** with
+# `LATENT_DIM` components is the best *linear* code of that size, so an autoencoder earns its
+# non-linearity only if it beats PCA; the **mean training image** is what learning nothing scores.
+# PSNR (peak signal-to-noise ratio, in dB) says the same as MSE on a log scale; higher is better.
+
+
+# %%
 def per_image_mse(images, reconstructions):
-    return np.mean(np.square(images.astype(np.float64) - reconstructions), axis=(1, 2, 3))
+    return np.mean(np.square(images - reconstructions), axis=(1, 2, 3), dtype=np.float64)
 
 
-def psnr_db(mse):
-    return float(10 * np.log10(1 / mse))  # peak signal-to-noise ratio for pixels spanning [0, 1]
+def psnr(mse):
+    return float(10 * np.log10(1 / mse)) if mse > 0 else math.inf  # for pixels in [0, 1]
 
 
-def principal_components(images, n_components):
-    """Mean and top principal directions (as columns) of a stack of images or codes."""
-    flat = images.reshape(len(images), -1).astype(np.float64)
-    mean = flat.mean(axis=0)
-    _, eigenvectors = np.linalg.eigh((flat - mean).T @ (flat - mean))  # eigenvalues ascending
-    return mean, eigenvectors[:, ::-1][:, :n_components]
-
-
-def pca_reconstruct(train_images, images, n_components):
-    """Project images on the training images' top components and back, clipped to [0, 1] like
-    the autoencoder's sigmoid output."""
-    mean, components = principal_components(train_images, n_components)
+def pca_rebuild(train_images, images, n_components):
+    """Project on the training images' top principal directions and back, clipped to [0, 1]."""
+    flat = train_images.reshape(len(train_images), -1)
+    mean = flat.mean(axis=0, dtype=np.float64)
+    centred = (flat - mean).astype(np.float32)  # float32: 4x faster here, the same directions
+    _, eigenvectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))  # ascending
+    components = eigenvectors[:, ::-1][:, :n_components]
     rebuilt = (images.reshape(len(images), -1) - mean) @ components @ components.T + mean
     return np.clip(rebuilt, 0, 1).reshape(images.shape)
 
 
-# ## 7. Feature extraction and anomaly detection
+print("\nMeasuring: test images, PCA, nearest neighbours, upside-down images...", flush=True)
+started = time.perf_counter()
+test_codes = encoder.predict(test_inputs, batch_size=512, verbose=0)  # image -> code
+reconstructions = decoder.predict(test_codes, batch_size=512, verbose=0)  # code -> image
+test_errors = per_image_mse(test_images, reconstructions)
+test_mse = float(test_errors.mean())
+pca_mse = per_image_mse(test_images, pca_rebuild(train_images, test_inputs, LATENT_DIM)).mean()
+mean_image_mse = float(per_image_mse(test_images, train_images.mean(axis=0)).mean())
+noisy_input_psnr_db = psnr(per_image_mse(test_images, test_inputs).mean()) if NOISE_FACTOR else None
+
+# %% [markdown]
+# ## Feature extraction
+#
 # Codes learned without labels are features: images of one class should land near each other.
-# We measure it with the labels (never used in training): how often an image's nearest neighbour
-# among the validation images, in code space or in pixel space, has the same label.
+# The labels measure it: how often is an image's nearest neighbour among the validation images,
+# in code space or in pixel space, of the same class? Often in code space means the code kept
+# what tells classes apart, in far fewer numbers than the 784 pixels.
 
 
+# %%
 def nearest_neighbour_accuracy(reference, reference_labels, queries, query_labels):
     reference, queries = reference.reshape(len(reference), -1), queries.reshape(len(queries), -1)
     reference_norms, hits = np.sum(reference**2, axis=1), 0
     for start in range(0, len(queries), 1000):  # 1000 queries at a time keeps memory small
-        chunk = queries[start:start + 1000]
-        distances = reference_norms - 2 * chunk @ reference.T  # squared distance minus |query|^2
-        hits += np.sum(reference_labels[distances.argmin(axis=1)] == query_labels[start:start + 1000])
+        distances = reference_norms - 2 * queries[start : start + 1000] @ reference.T  # - |query|^2
+        nearest_labels = reference_labels[distances.argmin(axis=1)]
+        hits += np.sum(nearest_labels == query_labels[start : start + 1000])
     return float(hits / len(queries))
 
 
-# An image the model rebuilds badly is unlike its training data. AUROC is the chance that a random
-# anomaly (here: a test image turned upside down) has a larger error than a random normal image.
+val_codes = encoder.predict(val_inputs, batch_size=512, verbose=0)
+code_1nn_accuracy = nearest_neighbour_accuracy(val_codes, val_labels, test_codes, test_labels)
+pixel_1nn_accuracy = nearest_neighbour_accuracy(val_inputs, val_labels, test_inputs, test_labels)
+
+# %% [markdown]
+# ## Anomaly detection
+#
+# An image unlike the training data is rebuilt badly, so a large error flags an anomaly. Ours: the
+# test images turned upside down. The threshold is set on normal validation images (1% of them
+# lie above it). AUROC is the chance that a random upside-down image has a larger error than a
+# random upright one: 0.5 is chance, 1.0 perfect separation.
 
 
+# %%
 def auroc(normal_errors, anomaly_errors):
-    """Mann-Whitney AUROC, ties counted as half; 0.5 is chance, 1.0 perfect separation."""
+    """Mann-Whitney AUROC, ties counted as half."""
     sorted_normal = np.sort(normal_errors)
-    below = (np.searchsorted(sorted_normal, anomaly_errors, "left")
-             + np.searchsorted(sorted_normal, anomaly_errors, "right"))
+    below = np.searchsorted(sorted_normal, anomaly_errors, "left")
+    below += np.searchsorted(sorted_normal, anomaly_errors, "right")
     return float(below.sum() / (2 * len(normal_errors) * len(anomaly_errors)))
 
 
-def append_run(path, row):
-    """Add one row to runs.csv, widening the header if this run has new columns."""
-    rows = list(csv.DictReader(open(path, newline=""))) if os.path.exists(path) else []
-    columns = list(dict.fromkeys([*(rows[0].keys() if rows else []), *row]))
-    with open(path + ".partial", "w", newline="") as file:  # then renamed: never half a file
-        writer = csv.DictWriter(file, columns)
-        writer.writeheader()
-        writer.writerows([*rows, row])
-    os.replace(path + ".partial", path)
+val_errors = per_image_mse(val_images, decoder.predict(val_codes, batch_size=512, verbose=0))
+anomaly_threshold = float(np.percentile(val_errors, 99))  # 1% of validation images lie above
+upside_down_images = np.rot90(test_images, 2, axes=(1, 2))
+upside_down_inputs = np.rot90(test_inputs, 2, axes=(1, 2))
+upside_down_rebuilt = autoencoder.predict(upside_down_inputs, batch_size=512, verbose=0)
+upside_down_errors = per_image_mse(upside_down_images, upside_down_rebuilt)
+anomaly_auroc = auroc(test_errors, upside_down_errors)
+test_share_above_threshold = float(np.mean(test_errors > anomaly_threshold))
+anomaly_share_above_threshold = float(np.mean(upside_down_errors > anomaly_threshold))
+measure_seconds = time.perf_counter() - started
+
+# %% [markdown]
+# ## The report
+#
+# Everything measured, with the settings that produced it, goes to `metrics.json`.
+
+# %%
+psnr_db, seconds_per_epoch = psnr(test_mse), train_seconds / max(epochs_trained, 1)
+ae_over_pca = test_mse / pca_mse if pca_mse else math.inf
+names = "test_mse pca_mse ae_over_pca mean_image_mse psnr_db noisy_input_psnr_db code_1nn_accuracy"
+names += " pixel_1nn_accuracy anomaly_auroc anomaly_threshold test_share_above_threshold"
+names += " anomaly_share_above_threshold epochs_trained interrupted precision seconds_per_epoch"
+names += " load_seconds train_seconds measure_seconds run_id"
+metrics = {name: globals()[name] for name in names.split()}
+metrics = {k: None if v in (math.inf, -math.inf) or v != v else v for k, v in metrics.items()}
+metrics["settings"] = {name: globals()[name] for name in SETTINGS}
+print(f"\nMeasured after {epochs_trained} epoch(s), on test images (as in metrics.json):")
+print("\n".join(f"  {k:30} {v:.5g}" for k, v in metrics.items() if isinstance(v, float)))
+print(f"The autoencoder {'beats' if ae_over_pca < 1 else 'does not beat'} PCA (as many numbers).")
+if not test_mse < mean_image_mse:
+    print("warning: this model rebuilds test images no better than the mean training image does")
+
+# %% [markdown]
+# ## Pictures
+#
+# `loss.png`: the training loss is averaged over each epoch while the model still learns; the
+# validation loss is measured at its end, so it can sit a little below.
+
+# %%
+import matplotlib
+
+if not in_notebook and not SHOW_PLOTS:
+    matplotlib.use("Agg")  # draw into files only: no window, nothing blocks
+import matplotlib.pyplot as plt
+
+plt.rcParams["figure.constrained_layout.use"] = True  # titles and labels never overlap
+fashion = "T-shirt/top trouser pullover dress coat sandal shirt sneaker bag boot".split()
+label_names = dict(enumerate(fashion)) if DATASET == "fashion_mnist" else {}  # else the numbers
 
 
-# ## 8. Pictures
-# loss.png: both curves should fall and stay close; a validation curve that rises while training
-# falls means overfitting. The image grids show what goes in, the code, and what comes out.
+epochs = np.arange(1, epochs_trained + 1)
+figure, axes = plt.subplots(figsize=(6, 4))
+axes.plot(epochs, history.history.get("loss", []), "o-", label="training (mean over the epoch)")
+axes.plot(epochs, history.history.get("val_loss", []), "o-", label="validation (at its end)")
+axes.set(xlabel="epoch", ylabel="mean squared error per pixel", title="Loss per epoch")
+axes.set_xticks(epochs[:: math.ceil(len(epochs) / 12)] if len(epochs) else [])  # whole epochs
+axes.legend()
+figure.savefig(os.path.join(run_folder, "loss.png"), dpi=120)
+
+# %% [markdown]
+# `reconstructions.png`: a few test images, what goes in, the code it is squeezed into (drawn as
+# a small image: red positive, blue negative, white 0) and what comes out.
 
 
-def plot_losses(history, path):
-    epochs = np.arange(1, len(history.get("loss", [])) + 1)
-    figure, axes = plt.subplots(figsize=(6, 4), layout="constrained")
-    axes.plot(epochs, history.get("loss", []), "o-", label="training (averaged during the epoch)")
-    axes.plot(epochs, history.get("val_loss", []), "o-", label="validation (at the end of the epoch)")
-    axes.set(xlabel="epoch", ylabel="mean squared error per pixel",
-             title="Reconstruction loss (MSE) per epoch")
-    axes.xaxis.get_major_locator().set_params(integer=True)
-    axes.legend()
-    figure.savefig(path, dpi=120)
-
-
+# %%
 def code_grid_shape(latent_dim):
     """The most nearly square rows x columns grid that holds the code: 8 x 16 for 128."""
     rows = max(r for r in range(1, int(latent_dim**0.5) + 1) if latent_dim % r == 0)
     return rows, latent_dim // rows
 
 
-def plot_image_rows(rows, title, path):
-    """rows: (label, images or codes, column titles); a stack of codes is drawn as small grids."""
-    shapes = [(28, 28) if stack.ndim == 4 else code_grid_shape(stack.shape[1]) for _, stack, _ in rows]
-    figure, axes = plt.subplots(len(rows), len(rows[0][1]), squeeze=False, layout="constrained",
-                                figsize=(1.6 * len(rows[0][1]), 0.6 + 1.7 * sum(r / c for r, c in shapes)),
-                                height_ratios=[r / c for r, c in shapes])
-    for row, ((label, stack, titles), shape) in enumerate(zip(rows, shapes)):
-        limit = np.percentile(np.abs(stack), 99)  # codes: 0 is white, a rare outlier doesn't wash out the rest
-        style = dict(cmap="gray", vmin=0, vmax=1) if stack.ndim == 4 else dict(
-            cmap="RdBu_r", vmin=-limit, vmax=limit)
-        for column, ax in enumerate(axes[row]):
-            shown = ax.imshow(stack[column].reshape(shape), **style)
-            ax.set(xticks=[], yticks=[], title=titles[column] if titles else "")
-        axes[row, 0].set_ylabel(label)
+def plot_image_rows(rows, title):
+    """rows: (label, images or codes, captions); a row is one strip, a code a small grid in it."""
+    shapes = [(28, 28) if s.ndim == 4 else code_grid_shape(s.shape[1]) for _, s, _ in rows]
+    heights = [1.6 * r / (c + 1) for r, c in shapes]  # inches, each picture 1.6 inches wide
+    size = (1.6 * len(rows[0][1]), sum(heights) + 0.5 * len(rows) + 0.6)  # + the captions
+    figure, axes = plt.subplots(len(rows), figsize=size, height_ratios=heights)
+    for ax, (label, stack, captions), (r, c) in zip(axes, rows, shapes):
+        limit = np.percentile(np.abs(stack), 99)  # one large code value doesn't wash out the rest
+        style = dict(cmap="RdBu_r", vmin=-limit, vmax=limit)  # codes: red +, blue -, white 0
+        if stack.ndim == 4:  # images
+            style = dict(cmap="gray", vmin=0, vmax=1)
+        pictures = np.pad(stack.reshape(-1, r, c), ((0, 0), (0, 0), (0, 1)), constant_values=np.nan)
+        drawn = ax.imshow(np.hstack(pictures), **style)  # side by side, a blank column between
+        ax.set_xticks(np.arange(len(stack)) * (c + 1) + c / 2 if captions else [], captions or [])
+        ax.set(yticks=[], ylabel=label)  # a caption under each picture, the row's name beside it
         if stack.ndim == 2:
-            figure.colorbar(shown, ax=axes[row].tolist(), label="code value")
+            figure.colorbar(drawn, ax=ax, label="code value")
     figure.suptitle(title)
-    figure.savefig(path, dpi=120)
+    return figure
 
 
-def plot_latent(codes, labels, path):
-    """Feature extraction: the codes of the test images, projected on their top two components."""
-    mean, components = principal_components(codes, 2)
-    points = (codes - mean) @ components
-    figure, axes = plt.subplots(figsize=(7, 6), layout="constrained")
-    for label in np.unique(labels):
-        axes.scatter(*points[labels == label].T, s=4, alpha=0.5, label=str(label))
-    axes.set(xlabel="first principal component of the codes", ylabel="second principal component",
-             title=f"{len(codes)} test images' {codes.shape[1]}-number codes, coloured by label")
-    axes.legend(title="label", markerscale=4, loc="best")
-    figure.savefig(path, dpi=120)
+shown = np.sort(np.random.default_rng(SEED).choice(len(test_images), N_EXAMPLES, replace=False))
+titles = [f"#{i}: {label_names.get(test_labels[i], test_labels[i])}" for i in shown]
+rows = [("original", test_images[shown], titles)]
+rows += [("noisy input", test_inputs[shown], None)] if NOISE_FACTOR else []
+rows += [("code", test_codes[shown], None), ("reconstruction", reconstructions[shown], None)]
+title = "Test images: " + ", ".join(row[0] for row in rows)
+plot_image_rows(rows, title).savefig(os.path.join(run_folder, "reconstructions.png"), dpi=120)
+
+# %% [markdown]
+# `latent.png`: every test image's code as a point, coloured by its class. A code of two numbers
+# is drawn as it is; a longer one is projected on its two principal components (the rotation that
+# shows the most spread). Classes in clouds of their own are what the 1-NN number measures.
+
+# %%
+points, axis_names = test_codes, ("code number 1", "code number 2")
+if LATENT_DIM > 2:
+    centred_codes = test_codes - test_codes.mean(axis=0)
+    points = centred_codes @ np.linalg.svd(centred_codes, full_matrices=False)[2][:2].T
+    axis_names = ("first principal component of the codes", "second principal component")
+figure, axes = plt.subplots(figsize=(7, 6))
+for label in np.unique(test_labels):
+    name = label_names.get(label, label)
+    axes.scatter(*points[test_labels == label].T, s=4, alpha=0.5, label=name)
+axes.set(xlabel=axis_names[0], ylabel=axis_names[1])
+axes.set_title(f"{len(test_codes)} test images' {LATENT_DIM}-number codes, coloured by class")
+axes.legend(markerscale=4)
+figure.savefig(os.path.join(run_folder, "latent.png"), dpi=120)
+
+# %% [markdown]
+# `anomalies.png`: the normal test images the model rebuilds worst (busy patterns, rare shapes),
+# typical ones (median error), and upside-down ones, the anomalies the AUROC is about, each with
+# its error; "flagged" means above the threshold.
+
+# %%
+order, rows = np.argsort(test_errors), []
+median = order[(len(order) - N_EXAMPLES) // 2 :][:N_EXAMPLES]
+for kind, picked, images, rebuilt, errors in (
+    ("worst", order[::-1][:N_EXAMPLES], test_images, reconstructions, test_errors),
+    ("typical", median, test_images, reconstructions, test_errors),
+    ("upside-down", shown, upside_down_images, upside_down_rebuilt, upside_down_errors),
+):
+    flags = ["\nflagged" if errors[i] > anomaly_threshold else "" for i in picked]
+    names = [label_names.get(test_labels[i], test_labels[i]) for i in picked]
+    titles = [f"{name}\nMSE {errors[i]:.4f}{flag}" for name, i, flag in zip(names, picked, flags)]
+    rows += [(f"{kind}: original", images[picked], titles), ("rebuilt", rebuilt[picked], None)]
+title = f"Test images rebuilt worst, typically, and upside down (threshold {anomaly_threshold:.4f})"
+plot_image_rows(rows, title).savefig(os.path.join(run_folder, "anomalies.png"), dpi=120)
+draw_seconds = metrics["draw_seconds"] = time.perf_counter() - started - measure_seconds
+# %% [markdown]
+# ## Comparing runs
+#
+# Every finished run adds a row to `runs.csv` in its folder, and `runs.png` draws the last ones.
+# Change one thing at a time, rerun, and read `runs.png`: each run is labelled with what it changed
+# from the constants at the top, its error stands beside PCA's, and the ratio of the two is what
+# tells a better model from an easier task (a longer code makes both errors smaller).
 
 
-# ## 9. The whole run, in the order the data flows
+# %%
+def numbers(run, keys):  # numbers from a row of runs.csv; nan where it has none
+    return [float(run.get(key) or "nan") for key in keys]
 
 
-def main(argv):
-    globals().update(parse_settings(argv, SETTINGS))  # --NAME=value replaces the constant above
-    if not SHOW_PLOTS:
-        plt.switch_backend("Agg")  # draw to files only: no window, nothing blocks
-    try:
-        os.makedirs(OUTPUT_DIR, exist_ok=True)
-    except OSError as error:
-        fail(f"--OUTPUT_DIR={OUTPUT_DIR}: cannot create it ({error.strerror})")
-    if not os.access(OUTPUT_DIR, os.W_OK):
-        fail(f"--OUTPUT_DIR={OUTPUT_DIR}: not writable")
-    output = {name: os.path.join(OUTPUT_DIR, name) for name in (
-        "autoencoder.h5", "history.csv", "metrics.json", "runs.csv", "loss.png",
-        "reconstructions.png", "latent.png", "anomalies.png")}
-    keras.utils.set_random_seed(SEED)  # same settings, same run
-
-    (train_images, _), (val_images, val_labels), (test_images, test_labels) = split_and_scale(
-        *load_dataset(DATASET), VAL_SIZE)
-    if N_EXAMPLES > len(test_images):
-        fail(f"--N_EXAMPLES={N_EXAMPLES}: the test set has only {len(test_images)} images")
-    print(f"{DATASET}: {len(train_images)} training, {len(val_images)} validation, "
-          f"{len(test_images)} test images of {train_images.shape[1:]}")
-    # The model's inputs: the images themselves, or noisy copies of them (drawn once, seeded).
-    noise_rng = np.random.default_rng(SEED)
-    train_inputs, val_inputs, test_inputs = (
-        (add_noise(images, NOISE_FACTOR, noise_rng) if NOISE_FACTOR else images)
-        for images in (train_images, val_images, test_images))
-
-    autoencoder = build_autoencoder(LATENT_DIM, CODE_ACTIVATION, DECODER, DECODER_HIDDEN)
-    autoencoder.summary(expand_nested=True)
-    history, train_seconds, interrupted = train(
-        autoencoder, train_inputs, train_images, (val_inputs, val_images), EPOCHS, BATCH_SIZE,
-        LEARNING_RATE, LR_SCHEDULE, output["history.csv"])
-    save_model(autoencoder, output["autoencoder.h5"])
-
-    encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
-    test_codes, val_codes = predict(encoder, test_inputs), predict(encoder, val_inputs)  # image -> code
-    reconstructions = predict(decoder, test_codes)  # code -> image
-    test_errors = per_image_mse(test_images, reconstructions)
-    test_mse = float(test_errors.mean())
-    pca_mse = float(per_image_mse(test_images, pca_reconstruct(train_images, test_inputs, LATENT_DIM)).mean())
-    mean_image_mse = float(per_image_mse(test_images, train_images.mean(axis=0)).mean())
-    val_errors = per_image_mse(val_images, predict(decoder, val_codes))
-    threshold = float(np.percentile(val_errors, 99))  # 1% of normal validation images lie above it
-    anomaly_errors = per_image_mse(np.rot90(test_images, 2, axes=(1, 2)),  # turned upside down
-                                   predict(autoencoder, np.rot90(test_inputs, 2, axes=(1, 2))))
-    epochs_trained = len(history.get("loss", []))
-    metrics = {
-        "test_mse": test_mse, "pca_mse": pca_mse, "mean_image_mse": mean_image_mse,
-        "psnr_db": psnr_db(test_mse),
-        "noisy_input_psnr_db": psnr_db(per_image_mse(test_images, test_inputs).mean()) if NOISE_FACTOR else None,
-        "code_1nn_accuracy": nearest_neighbour_accuracy(val_codes, val_labels, test_codes, test_labels),
-        "pixel_1nn_accuracy": nearest_neighbour_accuracy(val_inputs, val_labels, test_inputs, test_labels),
-        "anomaly_auroc": auroc(test_errors, anomaly_errors), "anomaly_threshold": threshold,
-        "test_share_above_threshold": float(np.mean(test_errors > threshold)),
-        "anomaly_share_above_threshold": float(np.mean(anomaly_errors > threshold)),
-        "train_seconds": train_seconds, "epochs_trained": epochs_trained, "interrupted": interrupted,
-        "seconds_per_epoch": train_seconds / max(epochs_trained, 1),
-        "settings": {name: globals()[name] for name in SETTINGS},
-    }
-    with open(output["metrics.json"], "w") as file:
-        json.dump(metrics, file, indent=2)
-    results = {key: value for key, value in metrics.items() if key != "settings"}
-    append_run(output["runs.csv"], {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                    **metrics["settings"], **results})
-
-    verdict = (f"beats PCA by {pca_mse / test_mse:.2f}x" if test_mse < pca_mse
-               else f"is {test_mse / pca_mse:.2f}x worse than PCA")
-    print(f"\nTest-set reconstruction error, mean squared error per pixel (lower is better):\n"
-          f"  autoencoder, {LATENT_DIM}-number code   {test_mse:.5f}  (PSNR {metrics['psnr_db']:.1f} dB"
-          + (f"; noisy input {metrics['noisy_input_psnr_db']:.1f} dB)" if NOISE_FACTOR else ")") +
-          f"\n  PCA, {LATENT_DIM} components           {pca_mse:.5f}\n"
-          f"  mean training image           {mean_image_mse:.5f}\n"
-          f"With {LATENT_DIM} numbers per image, the autoencoder {verdict}, the best linear code of "
-          f"that size, after {epochs_trained} epoch(s).\n"
-          f"Features: the nearest validation image has the same label {metrics['code_1nn_accuracy']:.1%} "
-          f"of the time in code space, {metrics['pixel_1nn_accuracy']:.1%} in pixel space.\n"
-          f"Anomalies: upside-down test images vs upright ones, AUROC {metrics['anomaly_auroc']:.3f}; "
-          f"above the threshold {threshold:.4f}: {metrics['anomaly_share_above_threshold']:.1%} of "
-          f"upside-down, {metrics['test_share_above_threshold']:.1%} of upright test images.")
-
-    plot_losses(history, output["loss.png"])
-    # The same test images in every run with this SEED, whatever the other settings.
-    shown = np.sort(np.random.default_rng(SEED).choice(len(test_images), N_EXAMPLES, replace=False))
-    titles = [f"#{i}, label {test_labels[i]}" for i in shown]
-    rows = [("original", test_images[shown], titles),
-            *([("noisy input", test_inputs[shown], None)] if NOISE_FACTOR else []),
-            ("code", test_codes[shown], None), ("reconstruction", reconstructions[shown], None)]
-    plot_image_rows(rows, "Test images: " + ", ".join(row[0] for row in rows), output["reconstructions.png"])
-    plot_latent(test_codes, test_labels, output["latent.png"])
-    order, rows = np.argsort(test_errors), []
-    for kind, picked in (("worst", order[::-1][:N_EXAMPLES]), ("typical", order[len(order) // 2:][:N_EXAMPLES])):
-        titles = [f"label {test_labels[i]}\nMSE {test_errors[i]:.4f}" for i in picked]
-        rows += [(f"{kind}: original", test_images[picked], titles), ("rebuilt", reconstructions[picked], None)]
-    plot_image_rows(rows, "Test images the model rebuilds worst, and typical (median-error) ones",
-                    output["anomalies.png"])
-
-    print("\nWrote " + ", ".join(output.values()))
-    if SHOW_PLOTS:
-        plt.show()
+def applied(settings):
+    """The settings that shaped a run: all but where it wrote to, and a conv's DECODER_HIDDEN."""
+    unused = {"OUTPUT_DIR", "SHOW_PLOTS", "DECODER_HIDDEN" if settings["DECODER"] == "conv" else ""}
+    return [name for name in SETTINGS if name not in unused]
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+def run_label(run):
+    """What a run changed from the constants at the top of this file: "LATENT_DIM=16", "defaults"."""
+    changed = [k for k in applied(run) if str(run.get(k, "")) not in ("", str(SETTINGS[k]))]
+    return ", ".join(f"{k}={os.path.basename(str(run[k]))}" for k in changed) or "defaults"
+
+
+def plot_runs(runs, current_run_id):
+    """Test MSE beside PCA's for the last 20 runs, oldest at the top, the current one in bold."""
+    errors = np.array([numbers(run, ("test_mse", "pca_mse")) for run in runs])
+    shown = np.flatnonzero((errors > 0).all(axis=1))[-20:]  # runs with both numbers
+    figure, axes = plt.subplots(figsize=(11, 1.5 + 0.55 * len(shown)))
+    for offset, (name, errors_shown) in enumerate(zip(("autoencoder", "PCA"), errors[shown].T)):
+        axes.barh(np.arange(len(shown)) + 0.4 * offset - 0.2, errors_shown, 0.4, label=name)
+    labels = [f"{run_label(runs[i])}: {errors[i, 0] / errors[i, 1]:.2f}x PCA" for i in shown]
+    axes.set_yticks(range(len(shown)), [re.sub(r"(.{30,}?), ", r"\1,\n", x) for x in labels])
+    for i, label in zip(shown, axes.get_yticklabels()):
+        label.set_fontweight("bold" if runs[i].get("run_id") == current_run_id else "normal")
+    axes.set_xscale("log")  # equal ratios, equal distances; and errors can span decades
+    axes.invert_yaxis()  # oldest at the top
+    axes.set(xlabel="test MSE per pixel (lower is better)", title=f"The last runs in {OUTPUT_DIR}")
+    axes.legend(loc="upper left", bbox_to_anchor=(1, 1))
+    return figure
+
+
+# %% [markdown]
+# ## Writing the run's files (plumbing, safe to skip)
+#
+# Under a lock, so that runs finishing together into one folder take turns: the run's row joins
+# `runs.csv` (a damaged one is kept as it is, the row goes beside it), `runs.png` is drawn, and
+# every file moves into `OUTPUT_DIR` with one atomic rename each.
+
+# %%
+with open(os.path.join(run_folder, "metrics.json"), "w") as file:
+    json.dump(metrics, file, indent=2, allow_nan=False)  # strict JSON: no NaN, no Infinity
+if save_error:
+    fail(f"could not save the model in {OUTPUT_DIR} ({save_error}); nothing changed there", 1)
+on_stop_signals(signal.SIG_IGN)  # moving the files in takes a moment: nothing may cut it in half
+lock = open(os.path.join(OUTPUT_DIR, ".lock"), "a")  # released when closed, or if the run dies
+if os.name == "posix":  # runs finishing together take turns (Windows has no flock: no lock there)
+    import fcntl
+
+    fcntl.flock(lock, fcntl.LOCK_EX)
+runs_name, runs = "runs.csv", []
+table_columns = ("test_mse", "ae_over_pca", "psnr_db", "seconds_per_epoch", "pca_mse")
+try:
+    with open(os.path.join(OUTPUT_DIR, runs_name), newline="", encoding="utf-8-sig") as file:
+        runs = list(csv.DictReader(file))  # utf-8-sig: Excel's byte-order mark is no column name
+    if any(None in run or None in run.values() for run in runs):
+        raise ValueError("a row with the wrong number of fields")
+    checked = [numbers(run, table_columns) for run in runs]  # or ValueError: not a number
+except FileNotFoundError:
+    pass
+except (OSError, ValueError, csv.Error) as error:  # not UTF-8, a ragged row...
+    runs, runs_name = [], f"runs-{run_id}.csv"
+    print(f"warning: runs.csv is damaged ({error}); kept as it is, the row goes to {runs_name}")
+row = {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+row |= {name: metrics["settings"][name] for name in applied(metrics["settings"])}
+row |= {k: f"{v:.5g}" if isinstance(v, float) else v for k, v in metrics.items() if k != "settings"}
+runs.append(row)
+with open(os.path.join(run_folder, runs_name), "w", newline="", encoding="utf-8") as file:
+    columns = list(dict.fromkeys(key for run in runs for key in run))  # every column any row has
+    csv.writer(file).writerows([columns, *([run.get(key, "") for key in columns] for run in runs)])
+plot_runs(runs, run_id).savefig(os.path.join(run_folder, "runs.png"), dpi=120)
+run_files = sorted(os.listdir(run_folder), key=lambda name: name != "autoencoder.h5")  # model 1st
+blocked = [name for name in run_files if os.path.isdir(os.path.join(OUTPUT_DIR, name))]
+if blocked:
+    fail(f"{OUTPUT_DIR}/{blocked[0]} is a folder; nothing was moved into {OUTPUT_DIR}", 1)
+for name in run_files:
+    os.replace(os.path.join(run_folder, name), os.path.join(OUTPUT_DIR, name))
+os.rmdir(run_folder)
+lock.close()
+on_stop_signals(signal.default_int_handler)  # Python's own Ctrl-C again, for `python -i`
+print(f"\nThe last runs in {OUTPUT_DIR}: test MSE, x PCA's, PSNR dB, s/epoch, what changed")
+for run in runs[-5:]:
+    print("  {:.5f} {:6.2f} {:6.1f} {:7.1f} ".format(*numbers(run, table_columns)), run_label(run))
+print(f"Drawing took {draw_seconds:.1f} s. Wrote {', '.join(run_files)} in {OUTPUT_DIR}")
+if SHOW_PLOTS and not in_notebook:
+    plt.show()
