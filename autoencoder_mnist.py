@@ -41,6 +41,7 @@ SHOW_PLOTS = False  # from a terminal, True also opens the figures in windows at
 #
 # `--NAME=value` replaces a constant above for one run. Every value is checked here, before
 # TensorFlow loads: a typo costs a second, not a training run. Notebooks ignore the command line.
+
 # %%
 import atexit, csv, difflib, json, math, os, re, shutil, signal, sys, tempfile, time, zipfile, zlib
 
@@ -243,9 +244,9 @@ autoencoder.summary(expand_nested=True)
 
 
 # %%
-def on_stop_signals(handler):  # Ctrl-C, `kill`, a closed terminal; a notebook keeps its own
-    for name in [] if in_notebook else ["SIGINT", "SIGTERM", "SIGHUP"][: 2 + (os.name == "posix")]:
-        signal.signal(getattr(signal, name), handler)
+def on_stop_signals(handler):  # Ctrl-C and `kill` (SIGTERM); a notebook keeps its own handling
+    for stop_signal in [] if in_notebook else [signal.SIGINT, signal.SIGTERM]:
+        signal.signal(stop_signal, handler)
 
 
 save_error = None  # or why the model could not be saved
@@ -419,7 +420,9 @@ measure_seconds = time.perf_counter() - started
 # %% [markdown]
 # ## The report
 #
-# Everything measured, with the settings that produced it, goes to `metrics.json`.
+# Everything measured, with the settings that produced it, goes to `metrics.json`, under the
+# names printed here. Read `ae_over_pca` first: below 1, the autoencoder beats the best linear
+# code of its size. The `_seconds` lines say where the time went; drawing comes next.
 
 # %%
 psnr_db, seconds_per_epoch = psnr(test_mse), train_seconds / max(epochs_trained, 1)
@@ -433,7 +436,6 @@ metrics = {k: None if v in (math.inf, -math.inf) or v != v else v for k, v in me
 metrics["settings"] = {name: globals()[name] for name in SETTINGS}
 print(f"\nMeasured after {epochs_trained} epoch(s), on test images (as in metrics.json):")
 print("\n".join(f"  {k:30} {v:.5g}" for k, v in metrics.items() if isinstance(v, float)))
-print(f"The autoencoder {'beats' if ae_over_pca < 1 else 'does not beat'} PCA (as many numbers).")
 if not test_mse < mean_image_mse:
     print("warning: this model rebuilds test images no better than the mean training image does")
 
@@ -608,7 +610,7 @@ if os.name == "posix":  # runs finishing together take turns (Windows has no flo
 
     fcntl.flock(lock, fcntl.LOCK_EX)
 runs_name, runs = "runs.csv", []
-table_columns = ("test_mse", "ae_over_pca", "psnr_db", "seconds_per_epoch", "pca_mse")
+table_columns = ("test_mse", "pca_mse", "psnr_db", "seconds_per_epoch")
 try:
     with open(os.path.join(OUTPUT_DIR, runs_name), newline="", encoding="utf-8-sig") as file:
         runs = list(csv.DictReader(file))  # utf-8-sig: Excel's byte-order mark is no column name
@@ -639,7 +641,8 @@ lock.close()
 on_stop_signals(signal.default_int_handler)  # Python's own Ctrl-C again, for `python -i`
 print(f"\nThe last runs in {OUTPUT_DIR}: test MSE, x PCA's, PSNR dB, s/epoch, what changed")
 for run in runs[-5:]:
-    print("  {:.5f} {:6.2f} {:6.1f} {:7.1f} ".format(*numbers(run, table_columns)), run_label(run))
+    mse, pca, db, speed = numbers(run, table_columns)  # an older runs.csv has no ae_over_pca
+    print(f"  {mse:.5f} {mse / (pca or math.nan):6.2f} {db:6.1f} {speed:7.1f}  {run_label(run)}")
 print(f"Drawing took {draw_seconds:.1f} s. Wrote {', '.join(run_files)} in {OUTPUT_DIR}")
 if SHOW_PLOTS and not in_notebook:
     plt.show()
