@@ -93,9 +93,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's informat
 # %% [markdown]
 # ## The data
 #
-# 70,000 handwritten digits of 28x28 grey pixels: 60,000 to train on, 10,000 to test. Keras
-# downloads them once; an `.npz` file works offline. The labels only measure things later: the
-# autoencoder never sees them. **Denoising** (`NOISE_FACTOR` above 0): the model gets noisy copies
+# 70,000 handwritten digits of 28x28 grey pixels, 60,000 to train on, 10,000 to test; the labels
+# only measure things later. **Denoising** (`NOISE_FACTOR` above 0): the model gets noisy copies
 # as input (drawn once, seeded) but must rebuild the clean images.
 
 # %%
